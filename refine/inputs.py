@@ -106,8 +106,8 @@ def to_rgb_or_rgba(image: Image.Image) -> Image.Image:
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         # 16-bit PNGs load as integer modes; Pillow's own convert would clip them to white.
         values = np.asarray(image, dtype=np.float64)
-        image = Image.fromarray((values.clip(0, 65535) / 257).round().astype(np.uint8), mode="L")
+        image = Image.fromarray((values.clip(0, 65535) / 257).round().astype(np.uint8))
     elif image.mode == "F":
-        image = Image.fromarray(np.asarray(image).clip(0, 255).round().astype(np.uint8), mode="L")
+        image = Image.fromarray(np.asarray(image).clip(0, 255).round().astype(np.uint8))
     has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
     return image.convert("RGBA" if has_alpha else "RGB")

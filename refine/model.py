@@ -27,8 +27,8 @@ from torch import nn
 class RefinerConfig:
     image_channels: int = 3  # RGB in, RGB out
     downscale_factor: int = 4  # pixel-unshuffle factor of the stem; 1 gives a plain full-resolution U-Net
-    channels: tuple[int, ...] = (32, 64, 128)  # width of each U-Net level, finest to coarsest
-    blocks_per_level: int = 1  # residual CBAM blocks per level, in the encoder and in the decoder
+    channels: tuple[int, ...] = (64, 128, 256)  # width of each U-Net level, finest to coarsest
+    blocks_per_level: int = 2  # residual CBAM blocks per level, in the encoder and in the decoder
     attention_reduction: int = 8  # CBAM channel-attention bottleneck: channels // attention_reduction
     spatial_kernel_size: int = 7  # CBAM spatial-attention convolution size
 

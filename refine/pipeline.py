@@ -115,7 +115,7 @@ class PortraitPipeline:
             output = self.refiner(pixels).float().mul(255).round()[0].permute(1, 2, 0)  # (H, W, 3)
         difference = output.cpu().numpy() - original.astype(np.float32)
         blended = original + np.round(strength * difference)
-        refined = Image.fromarray(blended.clip(0, 255).astype(np.uint8), mode="RGB")
+        refined = Image.fromarray(blended.clip(0, 255).astype(np.uint8))
         if alpha is not None:
             refined.putalpha(alpha)
         return refined
