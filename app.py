@@ -156,16 +156,16 @@ with gr.Blocks(title="Portrait refiner") as demo:
                     strength = gr.Slider(0, 1, value=1, step=0.05, label="Refinement strength")
                 generate_button = gr.Button("Generate", variant="primary", interactive=pipeline.can_generate)
             with gr.Column():
-                generated = gr.ImageSlider(label="Before (FLUX.1-schnell) | after (refined)", type="pil", format="png")
+                generated = gr.ImageSlider(label="Before (FLUX.1-schnell) | after (refined)", type="pil", format="png", elem_id="generated")
                 timings = gr.JSON(label="Seconds per stage")
 
     with gr.Tab("Refine"):
         with gr.Row():
             with gr.Column():
-                upload = gr.Image(label="Image to refine", type="filepath", sources=["upload", "clipboard"])
+                upload = gr.Image(label="Image to refine", type="filepath", sources=["upload", "clipboard"], elem_id="upload")
                 refine_strength = gr.Slider(0, 1, value=1, step=0.05, label="Refinement strength")
                 refine_button = gr.Button("Refine", variant="primary")
-            refined = gr.ImageSlider(label="Before | after (refined)", type="pil", format="png")
+            refined = gr.ImageSlider(label="Before | after (refined)", type="pil", format="png", elem_id="refined")
 
     gr.on(
         [generate_button.click, prompt.submit],
