@@ -105,3 +105,16 @@ def test_mcp_server_offers_both_tools(app_url):
         tools = {tool["name"]: tool for tool in json.load(response)}
     assert "generate" in tools and "refine" in tools
     assert "FLUX.1-schnell" in tools["generate"]["description"]
+
+
+def test_flux_profile_without_refiner_weights_stops_with_the_fix(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPOSITORY
+
+    environment = {key: value for key, value in os.environ.items() if key not in ("REFINER_MODEL", "PORTRAIT_PROFILE")}
+    finished = subprocess.run([sys.executable, "app.py"], cwd=REPOSITORY, env=environment, capture_output=True, text=True, timeout=300)
+    assert finished.returncode != 0
+    assert "No refiner weights are set" in finished.stderr and "REFINER_MODEL" in finished.stderr
