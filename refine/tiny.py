@@ -47,18 +47,7 @@ def build_tiny_flux(max_sequence_length: int = 256) -> FluxPipeline:
     """
     torch.manual_seed(TINY_SEED)
     vocab_size = len(SPECIAL_TOKENS) + len(pre_tokenizers.ByteLevel.alphabet())
-    transformer = FluxTransformer2DModel(
-        patch_size=1,
-        in_channels=16,  # 4 latent channels packed in 2x2 patches
-        num_layers=1,
-        num_single_layers=1,
-        attention_head_dim=16,
-        num_attention_heads=2,
-        joint_attention_dim=TEXT_WIDTH,
-        pooled_projection_dim=TEXT_WIDTH,
-        guidance_embeds=False,  # like schnell
-        axes_dims_rope=(4, 4, 8),
-    )
+    transformer = build_tiny_transformer(guidance_embeds=False)  # like schnell
     clip = CLIPTextModel(
         CLIPTextConfig(
             vocab_size=vocab_size,
@@ -112,6 +101,23 @@ def build_tiny_flux(max_sequence_length: int = 256) -> FluxPipeline:
     for component in (transformer, clip, t5, vae):
         component.eval()  # built in code, they start in training mode: dropout would break determinism
     return pipeline
+
+
+def build_tiny_transformer(guidance_embeds: bool, seed: int = TINY_SEED) -> FluxTransformer2DModel:
+    """The tiny FLUX transformer; `guidance_embeds=True` makes a dev-like one (guidance distilled)."""
+    torch.manual_seed(seed)
+    return FluxTransformer2DModel(
+        patch_size=1,
+        in_channels=16,  # 4 latent channels packed in 2x2 patches
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=16,
+        num_attention_heads=2,
+        joint_attention_dim=TEXT_WIDTH,
+        pooled_projection_dim=TEXT_WIDTH,
+        guidance_embeds=guidance_embeds,
+        axes_dims_rope=(4, 4, 8),
+    ).eval()
 
 
 def build_tiny_refiner() -> RefinerUNet:
