@@ -1,0 +1,126 @@
+"""Paired generation on the tiny profile: shared noise, the row contract, kill-and-resume, two processes."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+from datasets import load_dataset
+
+from data_tools.generate import FEATURES, GenerationConfig, Pair, generate_batch, load_generators, main, split_of, written_ids
+from tests.conftest import REPOSITORY
+
+TINY_ARGS = ["--profile", "tiny", "--width", "128", "--height", "128", "--dev-steps", "3"]
+
+
+def run_generate(out, num_pairs, *extra, launcher=(sys.executable, "-m")):
+    command = [*launcher, "data_tools.generate", "--out", str(out), "--num-pairs", str(num_pairs), *TINY_ARGS, *extra]
+    return subprocess.Popen(command, cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish(process) -> str:
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output
+    return output
+
+
+def rows_by_id(out) -> dict:
+    dataset = load_dataset(str(out))
+    return {row["id"]: row for split in dataset.values() for row in split}
+
+
+def test_both_models_start_from_the_same_noise_and_rows_do_not_depend_on_their_batch():
+    config = GenerationConfig(profile="tiny", width=128, height=128, dev_steps=2)
+    schnell, dev = load_generators(config, "auto", torch.device("cpu"), torch.float32)
+    first_inputs = {}
+
+    def capture(name):
+        def hook(module, args, kwargs):
+            first_inputs.setdefault(name, []).append(kwargs["hidden_states"].clone())
+        return hook
+
+    schnell.transformer.register_forward_pre_hook(capture("schnell"), with_kwargs=True)
+    dev.transformer.register_forward_pre_hook(capture("dev"), with_kwargs=True)
+    pairs = [Pair("a", "portrait of a potter", 5), Pair("b", "portrait of a pilot", 6)]
+    with torch.inference_mode():
+        generate_batch(schnell, dev, pairs, config, torch.device("cpu"), torch.float32)
+    schnell_noise, dev_noise = first_inputs["schnell"][0], first_inputs["dev"][0]  # first denoising step
+    assert torch.equal(schnell_noise, dev_noise)
+    assert not torch.equal(schnell_noise[0], schnell_noise[1])  # each row has its own seed
+
+    first_inputs.clear()
+    with torch.inference_mode():
+        generate_batch(schnell, dev, pairs[1:], config, torch.device("cpu"), torch.float32)
+    assert torch.equal(first_inputs["schnell"][0][0], schnell_noise[1])
+
+
+def test_rows_follow_the_contract_and_split_by_a_stable_hash(tmp_path):
+    summary = main(["--out", str(tmp_path), "--num-pairs", "12", "--rows-per-shard", "5", *TINY_ARGS])
+    assert summary["pairs_generated"] == 12 and summary["model_seconds"] > 0 and "overhead_percent" in summary
+    dataset = load_dataset(str(tmp_path))
+    assert set(dataset) == {"train", "test"}  # 12 ids at 5% give both splits with prompt seed 0
+    for split, rows in dataset.items():
+        assert rows.features == FEATURES
+        for row in rows:
+            assert split_of(row["id"], 0.05) == split
+            assert row["schnell"].size == row["dev"].size == (128, 128)
+            assert row["schnell_steps"] == 4 and row["dev_steps"] == 3 and row["dev_guidance"] == pytest.approx(3.5)
+            assert row["schnell_model"] == "tiny-random/flux-schnell"
+            assert not np.array_equal(np.asarray(row["schnell"]), np.asarray(row["dev"]))
+    assert sum(len(rows) for rows in dataset.values()) == 12
+    assert split_of("s0-00000001", 0.05) == split_of("s0-00000001", 0.05)
+
+
+def test_killed_run_resumes_to_exactly_the_requested_pairs(tmp_path):
+    rng = random.Random()
+    kill_after = rng.uniform(0.0, 2.0)  # seconds after the first shard appears (printed on failure)
+    process = run_generate(tmp_path, 24, "--rows-per-shard", "2")
+    deadline = time.monotonic() + 300
+    while not list((tmp_path / "data").glob("*.parquet")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(kill_after)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = written_ids(tmp_path)
+    assert len(before) < 24, f"the run finished before the kill at +{kill_after:.2f}s; make it longer"
+
+    finish(run_generate(tmp_path, 24, "--rows-per-shard", "2"))
+    assert not list((tmp_path / "data").glob(".*.tmp"))
+    ids = [row_id for shard in (tmp_path / "data").glob("*.parquet") for row_id in pq.read_table(shard, columns=["id"])["id"].to_pylist()]
+    assert len(ids) == len(set(ids)) == 24, f"killed at +{kill_after:.2f}s"
+    assert before <= set(ids)
+
+    finish(run_generate(tmp_path, 24, "--rows-per-shard", "2"))  # nothing left to do: no new rows
+    assert len(rows_by_id(tmp_path)) == 24
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    finish(run_generate(tmp_path, 2))
+    process = run_generate(tmp_path, 2, "--dev-guidance", "5.0")
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode != 0 and "other settings" in output
+
+
+def test_two_accelerate_processes_give_the_same_rows_as_one(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    finish(run_generate(one, 10))
+    # `accelerate launch --cpu` starts a single process (accelerate issue #2741); the multi-process
+    # launcher works on CPUs, where the script picks the gloo backend itself.
+    launcher = (sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m")
+    output = finish(run_generate(two, 10, launcher=launcher))
+    assert '"process": 1' in output  # really two processes
+    assert {path.name.split("-")[1] for path in (two / "data").glob("*.parquet")} == {"r000", "r001"}
+    rows_one, rows_two = rows_by_id(one), rows_by_id(two)
+    assert rows_one.keys() == rows_two.keys() and len(rows_one) == 10
+    for row_id, row in rows_one.items():
+        assert (row["prompt"], row["seed"]) == (rows_two[row_id]["prompt"], rows_two[row_id]["seed"])
+        assert np.array_equal(np.asarray(row["schnell"]), np.asarray(rows_two[row_id]["schnell"]))
+    assert json.loads((two / "generation.json").read_text()) == json.loads((one / "generation.json").read_text())
