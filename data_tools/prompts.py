@@ -3,10 +3,7 @@
 The paper enriched portrait prompts with real first names and surnames to diversify ethnicity, gender
 and age. Here the names come from Faker's person providers in many locales (Latin-script ones, plus
 the romanized names of the Japanese and Chinese locales, which the text encoders read best), and
-every prompt follows one template:
-
-    "{framing} of {first name} {last name}, a(n) {age}-year-old {man|woman}, {expression}, {hair},
-     wearing {clothing}, {lighting}, {background}, {lens}, photorealistic"
+every prompt follows one template, PROMPT_TEMPLATE below (article is "a" or "an", gender "man" or "woman").
 
 `sample_prompts(n, seed)` returns the same n distinct prompts for the same arguments (with the same
 Faker version), and `sample_prompts(n, seed)` is a prefix of `sample_prompts(n + k, seed)`, so a dataset
@@ -35,6 +32,10 @@ LATIN_LOCALES = (
 ROMANIZED_LOCALES = ("ja_JP", "zh_CN", "zh_TW")
 LOCALES = LATIN_LOCALES + ROMANIZED_LOCALES
 
+PROMPT_TEMPLATE = (
+    "{framing} of {first_name} {last_name}, {article} {age}-year-old {gender}, {expression}, {hair}, "
+    "wearing {clothing}, {lighting}, {background}, {lens}, photorealistic"
+)
 GENDERS = ("man", "woman")
 AGE_RANGE = (18, 90)
 FRAMINGS = (
@@ -85,11 +86,7 @@ class Portrait:
 
     @property
     def prompt(self) -> str:
-        return (
-            f"{self.framing} of {self.first_name} {self.last_name}, {_article(self.age)} {self.age}-year-old {self.gender}, "
-            f"{self.expression}, {self.hair}, wearing {self.clothing}, {self.lighting}, {self.background}, "
-            f"{self.lens}, photorealistic"
-        )
+        return PROMPT_TEMPLATE.format(article=_article(self.age), **asdict(self))
 
 
 def _article(age: int) -> str:

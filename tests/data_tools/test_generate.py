@@ -62,7 +62,7 @@ def test_both_models_start_from_the_same_noise_and_rows_do_not_depend_on_their_b
 
 
 def test_rows_follow_the_contract_and_split_by_a_stable_hash(tmp_path):
-    summary = main(["--out", str(tmp_path), "--num-pairs", "12", "--rows-per-shard", "5", *TINY_ARGS])
+    summary = main(["--out", str(tmp_path), "--num-pairs", "12", "--rows-per-shard", "5", "--batch-size", "3", *TINY_ARGS])
     assert summary["pairs_generated"] == 12 and summary["model_seconds"] > 0 and "overhead_percent" in summary
     dataset = load_dataset(str(tmp_path))
     assert set(dataset) == {"train", "test"}  # 12 ids at 5% give both splits with prompt seed 0
@@ -124,3 +124,44 @@ def test_two_accelerate_processes_give_the_same_rows_as_one(tmp_path):
         assert (row["prompt"], row["seed"]) == (rows_two[row_id]["prompt"], rows_two[row_id]["seed"])
         assert np.array_equal(np.asarray(row["schnell"]), np.asarray(rows_two[row_id]["schnell"]))
     assert json.loads((two / "generation.json").read_text()) == json.loads((one / "generation.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def checkpoint_folders(tmp_path_factory):
+    """Tiny schnell and dev checkpoints saved as diffusers folders, standing in for the Hub repos."""
+    from diffusers import FluxPipeline
+
+    from refine.tiny import build_tiny_flux, build_tiny_transformer
+
+    root = tmp_path_factory.mktemp("checkpoints")
+    schnell = build_tiny_flux()
+    schnell.save_pretrained(root / "schnell")
+    FluxPipeline(**dict(schnell.components, transformer=build_tiny_transformer(guidance_embeds=True, seed=1))).save_pretrained(root / "dev")
+    return root
+
+
+def load_flux_pair(folders, share):
+    config = GenerationConfig(profile="flux", schnell_model=str(folders / "schnell"), dev_model=str(folders / "dev"))
+    return load_generators(config, share, torch.device("cpu"), torch.float32)
+
+
+def test_flux_checkpoints_share_text_encoders_and_vae_when_configs_match(checkpoint_folders):
+    schnell, dev = load_flux_pair(checkpoint_folders, "auto")
+    assert dev.text_encoder is schnell.text_encoder and dev.text_encoder_2 is schnell.text_encoder_2 and dev.vae is schnell.vae
+    assert dev.transformer is not schnell.transformer and dev.transformer.config.guidance_embeds
+    schnell, dev = load_flux_pair(checkpoint_folders, "never")
+    assert dev.vae is not schnell.vae
+
+
+def test_flux_checkpoints_with_another_vae_config_load_their_own_unless_forced(checkpoint_folders, tmp_path):
+    import shutil
+
+    folders = tmp_path / "changed"
+    shutil.copytree(checkpoint_folders, folders)
+    vae_config = folders / "dev" / "vae" / "config.json"
+    vae_config.write_text(json.dumps(dict(json.loads(vae_config.read_text()), scaling_factor=0.5)))
+    schnell, dev = load_flux_pair(folders, "auto")
+    assert dev.vae is not schnell.vae and dev.vae.config.scaling_factor == 0.5
+    assert dev.text_encoder is not schnell.text_encoder
+    schnell, dev = load_flux_pair(folders, "always")
+    assert dev.vae is schnell.vae

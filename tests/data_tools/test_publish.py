@@ -1,0 +1,143 @@
+"""Publishing: the dry-run repository folder, the card's YAML, and uploads against a fake Hub.
+
+The Hub is replaced only at its HTTP boundary: huggingface_hub's own client runs unchanged and sends
+its requests to an in-process fake through `set_client_factory` and httpx's MockTransport.
+"""
+
+import base64
+import json
+import subprocess
+import sys
+
+import httpx2
+import pytest
+import yaml
+from datasets import load_dataset
+from huggingface_hub import set_client_factory
+from huggingface_hub.utils._http import default_client_factory
+
+from data_tools import publish
+from data_tools.generate import main as generate
+from tests.conftest import REPOSITORY
+
+TOKEN = "hf_fake_token_for_tests_0123456789"
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dataset") / "portraits"
+    generate(["--out", str(folder), "--num-pairs", "12", "--profile", "tiny", "--width", "128", "--height", "128", "--dev-steps", "2"])
+    return folder
+
+
+class FakeHub:
+    """The Hub endpoints that create_repo and upload_folder use, answering like the real service."""
+
+    def __init__(self, commit_failure: BaseException | None = None):
+        self.commit_failure = commit_failure  # raised by the next commit request, once
+        self.files: dict[str, bytes] = {}
+        self.requests: list[str] = []
+        self.authorizations: set[str] = set()
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        path = request.url.path
+        self.requests.append(f"{request.method} {path}")
+        self.authorizations.add(request.headers.get("authorization", ""))
+        if path == "/api/repos/create":
+            body = json.loads(request.content)
+            return httpx2.Response(200, json={"url": f"https://huggingface.co/datasets/{body['organization']}/{body['name']}"})
+        if path == "/api/validate-yaml":  # the card's YAML is checked before a README is committed
+            yaml.safe_load(json.loads(request.content)["content"].split("---\n")[1])
+            return httpx2.Response(200, json={"errors": [], "warnings": []})
+        if path.endswith("/preupload/main"):
+            files = json.loads(request.content)["files"]
+            # Files the fake already holds are "ignored", as the Hub does on a resumed upload.
+            return httpx2.Response(200, json={"files": [
+                {"path": file["path"], "uploadMode": "regular", "shouldIgnore": file["path"] in self.files} for file in files
+            ]})
+        if path.endswith("/commit/main"):
+            if self.commit_failure is not None:
+                failure, self.commit_failure = self.commit_failure, None
+                raise failure
+            for line in request.content.decode().splitlines():
+                entry = json.loads(line)
+                if entry["key"] == "file":
+                    self.files[entry["value"]["path"]] = base64.b64decode(entry["value"]["content"])
+            return httpx2.Response(200, json={"commitUrl": "https://huggingface.co/datasets/me/x/commit/" + "0" * 40,
+                                              "commitOid": "0" * 40, "pullRequestUrl": None})
+        return httpx2.Response(404, json={"error": f"the fake Hub does not know {request.method} {path}"})
+
+
+@pytest.fixture
+def fake_hub(monkeypatch):
+    hubs = []
+
+    def install(**options):
+        hub = FakeHub(**options)
+        hubs.append(hub)
+        set_client_factory(lambda: httpx2.Client(transport=httpx2.MockTransport(hub)))
+        return hub
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    yield install
+    set_client_factory(default_client_factory)  # HF_HUB_OFFLINE comes back with monkeypatch
+
+
+def test_dry_run_lays_out_a_folder_that_load_dataset_opens(dataset_dir, tmp_path):
+    staging = publish.main([str(dataset_dir), "--repo-id", "me/portraits", "--dry-run", "--staging-dir", str(tmp_path / "repo")])
+    names = sorted(path.relative_to(staging).as_posix() for path in staging.rglob("*") if path.is_file())
+    assert names[0] == "README.md" and "generation.json" in names
+    assert {name for name in names if name.startswith("data/")} == {f"data/{path.name}" for path in (dataset_dir / "data").glob("*.parquet")}
+
+    for streaming in (False, True):
+        dataset = load_dataset(str(staging), streaming=streaming)
+        assert set(dataset) == {"train", "test"}
+        rows = [row for split in dataset.values() for row in split]
+        assert len(rows) == 12 and len({row["id"] for row in rows}) == 12
+        assert rows[0]["schnell"].size == (128, 128) and rows[0]["dev"].size == (128, 128)
+
+
+def test_card_yaml_parses_and_names_the_licences(dataset_dir, tmp_path):
+    staging = publish.main([str(dataset_dir), "--repo-id", "me/portraits", "--dry-run", "--staging-dir", str(tmp_path / "repo")])
+    text = (staging / "README.md").read_text()
+    header = yaml.safe_load(text.split("---\n")[1])
+    assert header["license"] == "other" and "flux-1-dev" in header["license_name"]
+    assert {"image-to-image", "text-to-image"} <= set(header["task_categories"])
+    assert header["size_categories"] == ["n<1K"] and header["pretty_name"]
+    assert [file["split"] for file in header["configs"][0]["data_files"]] == ["train", "test"]
+    assert [feature["name"] for feature in header["dataset_info"]["features"]][:3] == ["id", "prompt", "seed"]
+    assert sum(split["num_examples"] for split in header["dataset_info"]["splits"]) == 12
+    for words in ("Non-Commercial License", "Apache-2.0", "load_dataset(\"me/portraits\")", "2505.02255", "tiny", "same initial noise"):
+        assert words in text
+
+
+def test_upload_sends_the_folder_with_the_token_from_the_environment(dataset_dir, tmp_path, fake_hub, capsys):
+    hub = fake_hub()
+    staging = publish.main([str(dataset_dir), "--repo-id", "me/portraits", "--staging-dir", str(tmp_path / "repo")])
+    local = {path.relative_to(staging).as_posix(): path.read_bytes() for path in staging.rglob("*") if path.is_file()}
+    assert hub.files == local
+    assert f"Bearer {TOKEN}" in hub.authorizations
+    assert TOKEN not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt(), httpx2.HTTPStatusError("quota", request=None, response=None)])
+def test_interrupted_upload_says_how_to_resume_and_the_rerun_completes(dataset_dir, tmp_path, fake_hub, capsys, failure):
+    # Ctrl-C in the middle of the commit, or an error huggingface_hub does not retry.
+    hub = fake_hub(commit_failure=failure)
+    arguments = [str(dataset_dir), "--repo-id", "me/portraits", "--staging-dir", str(tmp_path / "repo")]
+    with pytest.raises(SystemExit) as stopped:
+        publish.main(arguments)
+    assert stopped.value.code == 1
+    error = capsys.readouterr().err
+    assert "Re-run the same command to resume" in error and TOKEN not in error
+    assert hub.files == {}
+
+    staging = publish.main(arguments)
+    assert set(hub.files) == {path.relative_to(staging).as_posix() for path in staging.rglob("*") if path.is_file()}
+
+
+def test_publish_help_runs():
+    output = subprocess.run([sys.executable, "-m", "data_tools.publish", "--help"], cwd=REPOSITORY, capture_output=True, text=True, check=True)
+    assert "--dry-run" in output.stdout and "--private" in output.stdout
