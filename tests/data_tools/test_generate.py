@@ -79,26 +79,30 @@ def test_rows_follow_the_contract_and_split_by_a_stable_hash(tmp_path):
 
 
 def test_killed_run_resumes_to_exactly_the_requested_pairs(tmp_path):
+    # 40 pairs in shards of 2: kill once a random number of shards exist, at a random moment after.
     rng = random.Random()
-    kill_after = rng.uniform(0.0, 2.0)  # seconds after the first shard appears (printed on failure)
-    process = run_generate(tmp_path, 24, "--rows-per-shard", "2")
+    shards_before_kill, delay = rng.randint(1, 15), rng.uniform(0.0, 0.3)
+    where = f"killed after {shards_before_kill} shards + {delay:.2f}s"
+    process = run_generate(tmp_path, 40, "--rows-per-shard", "2")
     deadline = time.monotonic() + 300
-    while not list((tmp_path / "data").glob("*.parquet")) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(kill_after)
+    while len(list((tmp_path / "data").glob("*.parquet"))) < shards_before_kill and process.poll() is None:
+        assert time.monotonic() < deadline, where
+        time.sleep(0.01)
+    time.sleep(delay)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     before = written_ids(tmp_path)
-    assert len(before) < 24, f"the run finished before the kill at +{kill_after:.2f}s; make it longer"
+    assert len(before) < 40, f"the run finished before it was {where}"
 
-    finish(run_generate(tmp_path, 24, "--rows-per-shard", "2"))
+    finish(run_generate(tmp_path, 40, "--rows-per-shard", "2"))
     assert not list((tmp_path / "data").glob(".*.tmp"))
     ids = [row_id for shard in (tmp_path / "data").glob("*.parquet") for row_id in pq.read_table(shard, columns=["id"])["id"].to_pylist()]
-    assert len(ids) == len(set(ids)) == 24, f"killed at +{kill_after:.2f}s"
+    assert len(ids) == len(set(ids)) == 40, where
     assert before <= set(ids)
 
-    finish(run_generate(tmp_path, 24, "--rows-per-shard", "2"))  # nothing left to do: no new rows
-    assert len(rows_by_id(tmp_path)) == 24
+    output = finish(run_generate(tmp_path, 40, "--rows-per-shard", "2"))  # nothing left to do
+    assert '"pairs_generated": 0' in output
+    assert len(rows_by_id(tmp_path)) == 40
 
 
 def test_resuming_with_other_settings_is_refused(tmp_path):
