@@ -194,14 +194,14 @@ def load_generators(config: GenerationConfig, share: str, device, dtype):
 
     from diffusers import FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
 
-    schnell = FluxPipeline.from_pretrained(config.schnell_model, torch_dtype=dtype)
+    schnell = FluxPipeline.from_pretrained(config.schnell_model, dtype=dtype)
     if share == "never" or (share == "auto" and not shared_components_match(schnell, config.dev_model)):
-        dev = FluxPipeline.from_pretrained(config.dev_model, torch_dtype=dtype)
+        dev = FluxPipeline.from_pretrained(config.dev_model, dtype=dtype)
     else:
         dev = FluxPipeline(
             **dict(
                 schnell.components,
-                transformer=FluxTransformer2DModel.from_pretrained(config.dev_model, subfolder="transformer", torch_dtype=dtype),
+                transformer=FluxTransformer2DModel.from_pretrained(config.dev_model, subfolder="transformer", dtype=dtype),
                 scheduler=FlowMatchEulerDiscreteScheduler.from_pretrained(config.dev_model, subfolder="scheduler"),
             )
         )

@@ -191,7 +191,7 @@ def load_pipeline(
 
     generator_id = generator or os.environ.get(ENV_GENERATOR) or SCHNELL_MODEL
     try:
-        flux = FluxPipeline.from_pretrained(generator_id, torch_dtype=dtype)
+        flux = FluxPipeline.from_pretrained(generator_id, dtype=dtype)
     except Exception as error:
         raise MissingWeightsError(
             f"Could not load the generator {generator_id!r}: {error}. Pass --generator or set "
