@@ -1,0 +1,1 @@
+"""Training, evaluation and publishing of the refiner head on the paired schnell/dev dataset."""
