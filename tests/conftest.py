@@ -55,3 +55,6 @@ def app_url(tmp_path_factory):
     yield url
     server.terminate()
     server.wait(timeout=30)
+
+
+from tests.fake_hub import fake_hub  # noqa: E402,F401  shared fixture: the Hub replaced at its HTTP boundary

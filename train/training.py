@@ -45,7 +45,7 @@ class TrainingConfig:
     resolution: int = 256  # side of the random paired crops
     batch_size: int = 8
     gradient_accumulation_steps: int = 1
-    lr: float = 2e-4
+    lr: float = 5e-4
     max_steps: int = 2000  # optimizer steps
     seed: int = 0
     grad_weight: float = 0.2  # GRAD(schnell, output): keep schnell's structure and sharpness
@@ -169,6 +169,7 @@ other models on them, so these weights are for non-commercial use under its term
 
 def training_function(config: TrainingConfig, args):
     accelerator = Accelerator(
+        cpu=not torch.cuda.is_available(),  # several CPU processes (gloo) on a machine without GPUs
         mixed_precision=args.mixed_precision,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         log_with=None if args.report_to == "none" else args.report_to,
@@ -197,6 +198,7 @@ def training_function(config: TrainingConfig, args):
         else:
             accelerator.load_state(str(latest))
             accelerator.print(f"resumed from {latest} at step {progress.step}")
+    accelerator.print(f"{accelerator.num_processes} process(es) on {accelerator.device}, {config.max_steps} steps")
     if accelerator.is_main_process:
         Path(args.output_dir).mkdir(parents=True, exist_ok=True)
         (Path(args.output_dir) / "training_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
@@ -233,7 +235,7 @@ def training_function(config: TrainingConfig, args):
             bar.set_postfix(loss=f"{loss.item():.4f}", images_per_s=f"{rate:.1f}")
             accelerator.log({"loss": loss.item(), **{f"loss_{name}": value for name, value in terms.items()}, "images_per_second": rate}, step=progress.step)
             if args.checkpointing_steps and progress.step % args.checkpointing_steps == 0:
-                accelerator.save_state(str(checkpoint_dir / f"step-{progress.step:08d}"))
+                save_checkpoint(accelerator, checkpoint_dir, progress.step)
             if pairs and (progress.step % args.validation_steps == 0 or progress.step == config.max_steps):
                 metrics, grid = validate(ema.module if ema is not None else accelerator.unwrap_model(model), pairs, accelerator.device, validation_lpips)
                 accelerator.log({f"validation/{name}": value for name, value in metrics.items()}, step=progress.step)
@@ -275,8 +277,18 @@ def log_grid(accelerator, grid: np.ndarray, step: int):
             tracker.log_images({"validation/schnell_refined_dev": grid[None]}, step=step, dataformats="NCHW")
 
 
+def save_checkpoint(accelerator, checkpoint_dir: Path, step: int):
+    """save_state into a hidden folder, renamed when complete: a kill mid-save leaves no broken checkpoint."""
+    final, partial = checkpoint_dir / f"step-{step:08d}", checkpoint_dir / f".step-{step:08d}.partial"
+    accelerator.save_state(str(partial))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        partial.rename(final)
+    accelerator.wait_for_everyone()
+
+
 def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
-    checkpoints = sorted(checkpoint_dir.glob("step-*"))
+    checkpoints = sorted(checkpoint_dir.glob("step-*"))  # hidden partial folders do not match
     return checkpoints[-1] if checkpoints else None
 
 
