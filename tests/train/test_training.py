@@ -126,3 +126,21 @@ def test_learnability_held_out_psnr_rises_by_several_db(photos, tmp_path):
     results = evaluate(photos, str(tmp_path), use_lpips=False)
     gain = results["metrics"]["psnr_refined"] - results["metrics"]["psnr_schnell"]
     assert gain > 5, results["metrics"]
+
+
+def test_ema_streaming_and_bf16_options_run(photos, tmp_path):
+    from safetensors.torch import load_file
+
+    common = ["--dataset", photos, *QUICK, "--max-steps", "3", "--validation-steps", "0", "--report-to", "none", "--lr", "1e-2"]
+    train([*common, "--output-dir", str(tmp_path / "plain")])
+    train([*common, "--output-dir", str(tmp_path / "ema"), "--ema-decay", "0.5"])
+    plain, ema = (load_file(tmp_path / name / "model.safetensors") for name in ("plain", "ema"))
+    assert plain.keys() == ema.keys()
+    assert any(not torch.equal(plain[key], ema[key]) for key in plain)  # the averaged weights were saved
+
+    train([*common, "--output-dir", str(tmp_path / "streaming"), "--streaming"])
+    # accelerate fixes the precision once per process: bf16 runs in its own process.
+    subprocess.run([sys.executable, "-m", "train", *common, "--output-dir", str(tmp_path / "bf16"), "--mixed-precision", "bf16"],
+                   cwd=REPOSITORY, check=True, capture_output=True, timeout=600)
+    for name in ("streaming", "bf16"):
+        assert RefinerUNet.from_pretrained(tmp_path / name).config.channels == (64, 128, 256)
