@@ -124,6 +124,8 @@ def validate(model, pairs, device, lpips: LPIPS | None) -> tuple[dict[str, float
 
 def model_card(config: TrainingConfig, metrics: dict[str, float], steps: int) -> str:
     rows = "\n".join(f"| {name} | {value:.4f} |" for name, value in sorted(metrics.items()))
+    # Only a Hub dataset id belongs in the card's metadata, not a local folder.
+    datasets = f"datasets: [{config.dataset}]\n" if not Path(config.dataset).exists() else ""
     return f"""---
 library_name: portrait-refiner
 pipeline_tag: image-to-image
@@ -131,8 +133,7 @@ license: other
 license_name: flux-1-dev-non-commercial-license
 license_link: {DEV_LICENSE_LINK}
 tags: [flux, portrait, refiner, image-to-image, model_hub_mixin, pytorch_model_hub_mixin]
-datasets: [{config.dataset if "/" in config.dataset and not config.dataset.startswith((".", "/")) else ""}]
----
+{datasets}---
 
 # Portrait refiner head
 
