@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from refine.model import RefinerUNet
+from refine.tiling import refine_in_tiles
 
 SCHNELL_MODEL = "black-forest-labs/FLUX.1-schnell"
 PROFILES = ("flux", "tiny")
@@ -47,11 +48,14 @@ class PortraitPipeline:
         dtype: torch.dtype = torch.float32,
         max_sequence_length: int = 256,  # schnell reads at most 256 T5 tokens
         notice: str | None = None,  # what a user must know about this pipeline (tiny, refine-only)
+        tile_size: int = 1024,  # larger images are refined in overlapping tiles, to bound memory
+        tile_overlap: int = 64,
     ):
         self.device = torch.device(device)
         self.dtype = dtype
         self.max_sequence_length = max_sequence_length
         self.notice = notice
+        self.tile_size, self.tile_overlap = tile_size, tile_overlap
         # channels_last is the fast memory layout for convolutions on both CPU and GPU.
         self.refiner = refiner.to(self.device, dtype).to(memory_format=torch.channels_last).eval()
         self.generator = generator.to(self.device) if generator is not None else None  # dtype is set at load
@@ -103,7 +107,8 @@ class PortraitPipeline:
         """Refine an RGB or RGBA image. strength 0 returns it unchanged, 1 fully refined, between blends.
 
         The blend is done on 8-bit values, `input + round(strength * (refined - input))`, so strength 0
-        gives back the input bit for bit. An alpha channel passes through untouched.
+        gives back the input bit for bit. An alpha channel passes through untouched. Images larger
+        than `tile_size` are refined in overlapping tiles (refine/tiling.py), so memory stays bounded.
         """
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be between 0 and 1, got {strength}")
@@ -112,7 +117,8 @@ class PortraitPipeline:
         with torch.inference_mode():
             pixels = torch.from_numpy(original).to(self.device).permute(2, 0, 1)[None]  # (1, 3, H, W)
             pixels = pixels.to(self.dtype).div(255).contiguous(memory_format=torch.channels_last)
-            output = self.refiner(pixels).float().mul(255).round()[0].permute(1, 2, 0)  # (H, W, 3)
+            output = refine_in_tiles(self.refiner, pixels, self.tile_size, self.tile_overlap)
+            output = output.float().mul(255).round()[0].permute(1, 2, 0)  # (H, W, 3)
         difference = output.cpu().numpy() - original.astype(np.float32)
         blended = original + np.round(strength * difference)
         refined = Image.fromarray(blended.clip(0, 255).astype(np.uint8))
