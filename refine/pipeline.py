@@ -70,38 +70,14 @@ class PortraitPipeline:
         """Generate a portrait with schnell (guidance 0) and refine it; timings per stage in seconds."""
         if self.generator is None:
             raise RuntimeError("This pipeline is refine-only: it has no generator loaded.")
-        timings: dict[str, float] = {}
+        timer = StageTimer(self.device)
         with torch.inference_mode():
-            with self._timed("text_encoding", timings):
-                prompt_embeds, pooled_prompt_embeds, _ = self.generator.encode_prompt(
-                    prompt=prompt, prompt_2=None, device=self.device, max_sequence_length=self.max_sequence_length
-                )
-            with self._timed("denoising", timings):
-                latents = self.generator(
-                    prompt_embeds=prompt_embeds,
-                    pooled_prompt_embeds=pooled_prompt_embeds,
-                    width=width,
-                    height=height,
-                    num_inference_steps=steps,
-                    guidance_scale=0.0,
-                    max_sequence_length=self.max_sequence_length,
-                    # A CPU generator gives the same starting noise for a seed on every device.
-                    generator=torch.Generator("cpu").manual_seed(seed),
-                    output_type="latent",
-                ).images
-            with self._timed("decoding", timings):
-                schnell = self.decode(latents, width, height)
-            with self._timed("refining", timings):
+            # A CPU generator gives the same starting noise for a seed on every device.
+            generator = torch.Generator("cpu").manual_seed(seed)
+            schnell = run_flux(self.generator, [prompt], generator, width, height, steps, 0.0, self.max_sequence_length, timer)[0]
+            with timer("refining"):
                 refined = self.refine(schnell, strength)
-        return GenerationResult(schnell=schnell, refined=refined, seed=seed, timings=timings)
-
-    def decode(self, packed_latents: torch.Tensor, width: int, height: int) -> Image.Image:
-        """Unpack FLUX latents, undo the VAE scaling and decode them to a PIL image."""
-        flux = self.generator
-        latents = flux._unpack_latents(packed_latents, height, width, flux.vae_scale_factor)  # (1, C, H/8, W/8)
-        latents = latents / flux.vae.config.scaling_factor + flux.vae.config.shift_factor
-        image = flux.vae.decode(latents, return_dict=False)[0]  # (1, 3, H, W) in [-1, 1]
-        return flux.image_processor.postprocess(image, output_type="pil")[0]
+        return GenerationResult(schnell=schnell, refined=refined, seed=seed, timings=timer.seconds)
 
     def refine(self, image: Image.Image, strength: float = 1.0) -> Image.Image:
         """Refine an RGB or RGBA image. strength 0 returns it unchanged, 1 fully refined, between blends.
@@ -126,18 +102,62 @@ class PortraitPipeline:
             refined.putalpha(alpha)
         return refined
 
+
+class StageTimer:
+    """Wall time of named stages and of each denoising step, waiting for queued GPU work each time."""
+
+    def __init__(self, device: torch.device):
+        self.device = torch.device(device)
+        self.seconds: dict[str, float] = {}
+        self.step_seconds: list[float] = []
+        self._mark = 0.0
+
     @contextmanager
-    def _timed(self, stage: str, timings: dict[str, float]):
-        """Record the wall time of a stage; waits for queued GPU work so the figure is the real cost."""
+    def __call__(self, stage: str):
         self._synchronize()
-        start = time.perf_counter()
+        start = self._mark = time.perf_counter()
         yield
         self._synchronize()
-        timings[stage] = time.perf_counter() - start
+        self.seconds[stage] = time.perf_counter() - start
+
+    def step_done(self, pipeline, step, timestep, callback_kwargs):
+        """A diffusers `callback_on_step_end`: records the step that just finished."""
+        self._synchronize()
+        now = time.perf_counter()
+        self.step_seconds.append(now - self._mark)
+        self._mark = now
+        return callback_kwargs
 
     def _synchronize(self):
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+
+def run_flux(flux, prompts: list[str], generator, width: int, height: int, steps: int, guidance_scale: float,
+             max_sequence_length: int, timer: StageTimer) -> list[Image.Image]:
+    """Text encoding, denoising and VAE decoding (to PIL images) of a FluxPipeline, each stage timed."""
+    with timer("text_encoding"):
+        prompt_embeds, pooled_prompt_embeds, _ = flux.encode_prompt(
+            prompt=prompts, prompt_2=None, device=timer.device, max_sequence_length=max_sequence_length
+        )
+    with timer("denoising"):
+        latents = flux(
+            prompt_embeds=prompt_embeds,
+            pooled_prompt_embeds=pooled_prompt_embeds,
+            width=width,
+            height=height,
+            num_inference_steps=steps,
+            guidance_scale=guidance_scale,
+            max_sequence_length=max_sequence_length,
+            generator=generator,
+            output_type="latent",
+            callback_on_step_end=timer.step_done,
+        ).images
+    with timer("decoding"):
+        latents = flux._unpack_latents(latents, height, width, flux.vae_scale_factor)  # (B, C, H/8, W/8)
+        latents = latents / flux.vae.config.scaling_factor + flux.vae.config.shift_factor
+        images = flux.vae.decode(latents, return_dict=False)[0]  # (B, 3, H, W) in [-1, 1]
+        return flux.image_processor.postprocess(images, output_type="pil")
 
 
 def load_refiner(source: str | None) -> RefinerUNet:
