@@ -2,6 +2,7 @@
 
     python -m data_tools.generate --out DIR --num-pairs 1000            # real models, on a GPU
     python -m data_tools.generate --profile tiny --out DIR --num-pairs 12
+    python -m data_tools.generate --random-weights --out DIR --num-pairs 20   # throughput on a GPU, no download
     accelerate launch -m data_tools.generate --out DIR --num-pairs 100000   # one process per GPU
 
 Both images of a pair start from the *same initial noise*: the packed latents are prepared once from
@@ -35,6 +36,7 @@ from data_tools.prompts import sample_prompts
 SCHNELL_MODEL = "black-forest-labs/FLUX.1-schnell"
 DEV_MODEL = "black-forest-labs/FLUX.1-dev"
 TINY_MODELS = ("tiny-random/flux-schnell", "tiny-random/flux-dev")  # recorded by --profile tiny
+RANDOM_MODELS = ("random-weights/FLUX.1-schnell", "random-weights/FLUX.1-dev")  # recorded by --random-weights
 CONFIG_FILE = "generation.json"
 DATA_DIR = "data"
 FEATURES = Features(
@@ -74,6 +76,7 @@ class GenerationConfig:
     schnell_max_sequence_length: int = 256  # schnell reads at most 256 T5 tokens
     dev_max_sequence_length: int = 512
     test_fraction: float = 0.05  # share of ids in the test split, by a stable hash of the id
+    random_weights: bool = False  # full-size FLUX.1 configs with random weights: measures throughput, no download
 
 
 @dataclass
@@ -192,6 +195,10 @@ def load_generators(config: GenerationConfig, share: str, device, dtype):
         dev.set_progress_bar_config(disable=True)
         return schnell.to(device), dev.to(device)
 
+    if config.random_weights:
+        from refine.full_size import build_full_size_flux_pair
+
+        return build_full_size_flux_pair(device, dtype)
     from diffusers import FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
 
     schnell = FluxPipeline.from_pretrained(config.schnell_model, dtype=dtype)
@@ -277,16 +284,22 @@ def parse_args(argv=None) -> tuple[GenerationConfig, argparse.Namespace]:
                         help="share text encoders and VAE between schnell and dev: when configs match (auto), always, never")
     defaults = GenerationConfig()
     for field in fields(GenerationConfig):
-        parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(getattr(defaults, field.name)), default=getattr(defaults, field.name))
+        flag, default = f"--{field.name.replace('_', '-')}", getattr(defaults, field.name)
+        if isinstance(default, bool):
+            parser.add_argument(flag, action="store_true")
+        else:
+            parser.add_argument(flag, type=type(default), default=default)
     args = parser.parse_args(argv)
     if args.profile not in ("flux", "tiny"):
         parser.error("--profile must be flux or tiny")
     if args.width % 16 or args.height % 16:
         parser.error("--width and --height must be multiples of 16")
     config = GenerationConfig(**{field.name: getattr(args, field.name) for field in fields(GenerationConfig)})
-    if config.profile == "tiny":  # say in every row that these images come from random miniature models
-        config.schnell_model = TINY_MODELS[0] if config.schnell_model == SCHNELL_MODEL else config.schnell_model
-        config.dev_model = TINY_MODELS[1] if config.dev_model == DEV_MODEL else config.dev_model
+    # Say in every row when the images come from random weights.
+    stand_ins = TINY_MODELS if config.profile == "tiny" else RANDOM_MODELS if config.random_weights else None
+    if stand_ins:
+        config.schnell_model = stand_ins[0] if config.schnell_model == SCHNELL_MODEL else config.schnell_model
+        config.dev_model = stand_ins[1] if config.dev_model == DEV_MODEL else config.dev_model
     return config, args
 
 

@@ -22,6 +22,7 @@ with `torch.compile` on the transformers and the refiner.
 import argparse
 import json
 import statistics
+import threading
 import time
 from dataclasses import asdict
 
@@ -154,6 +155,61 @@ def benchmark_heads(args, device, dtype) -> list[dict]:
     ]
 
 
+class PeakMemory:
+    """Peak memory above the starting level while the block runs: allocator stats on CUDA, sampled RSS on CPU."""
+
+    def __init__(self, device):
+        self.device = torch.device(device)
+        self.gigabytes = 0.0
+
+    def __enter__(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.start = torch.cuda.memory_allocated(self.device)
+        else:
+            import psutil
+
+            self.process, self.running = psutil.Process(), True
+            self.start = self.peak = self.process.memory_info().rss
+            self.sampler = threading.Thread(target=self._sample, daemon=True)
+            self.sampler.start()
+        return self
+
+    def _sample(self):
+        while self.running:
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.005)
+
+    def __exit__(self, *error):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            peak = torch.cuda.max_memory_allocated(self.device)
+        else:
+            self.running = False
+            self.sampler.join()
+            peak = self.peak
+        self.gigabytes = (peak - self.start) / 2**30
+
+
+def benchmark_large_images(args, device, dtype) -> list[dict]:
+    """Refining big images with and without tiles: seconds and peak memory (PortraitPipeline.refine)."""
+    refiner = load_refiner(args.refiner) if args.refiner else RefinerUNet(RefinerConfig())
+    rows = []
+    for size in args.large_image_sizes:
+        image = Image.effect_noise((size, size), 64).convert("RGB")
+        for tile_size in (args.tile_size, size):  # tiled, then one tile holding the whole image
+            portrait = PortraitPipeline(refiner, device=device, dtype=dtype, tile_size=tile_size)
+            with PeakMemory(device) as memory:
+                synchronize(device)
+                start = time.perf_counter()
+                portrait.refine(image, 1.0)
+                synchronize(device)
+                seconds = time.perf_counter() - start
+            rows.append({"size": size, "tile_size": tile_size, "tiled": tile_size < size, "seconds": seconds, "peak_memory_gb": memory.gigabytes})
+    return rows
+
+
 def print_report(results: dict):
     print(f"device: {results['device']}, dtype: {results['dtype']}, profile: {results['profile']}, "
           f"{results['resolution']}x{results['resolution']}, batch {results['batch_size']}, compile: {results['compile']}")
@@ -177,6 +233,9 @@ def print_report(results: dict):
             pair = {head["name"]: head["median_seconds"] for head in results["heads"] if head["resolution"] == resolution}
             if "plain_full_resolution" in pair:
                 print(f"refiner is {pair['plain_full_resolution'] / pair['refiner']:.1f}x faster than the plain full-resolution head at {resolution}")
+    for row in results.get("large_images", []):
+        how = f"tiles of {row['tile_size']}" if row["tiled"] else "one piece"
+        print(f"refine {row['size']}x{row['size']} in {how}: {row['seconds']:.2f} s, peak memory +{row['peak_memory_gb']:.2f} GB")
 
 
 def draw_chart(results: dict, path: str):
@@ -229,6 +288,8 @@ def main(argv=None):
     parser.add_argument("--refiner-resolutions", type=int, nargs="+", default=[512, 1024, 2048])
     parser.add_argument("--skip-baseline", action="store_true", help="do not time the plain full-resolution head")
     parser.add_argument("--heads-only", action="store_true", help="time only the refiner heads, no FLUX")
+    parser.add_argument("--large-image-sizes", type=int, nargs="*", default=[], help="also refine images this big, tiled and whole")
+    parser.add_argument("--tile-size", type=int, default=1024, help="tile side for --large-image-sizes")
     parser.add_argument("--compile", action="store_true", help="torch.compile the transformers and the refiner")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
@@ -252,6 +313,7 @@ def main(argv=None):
     if not args.heads_only:
         results.update(benchmark_pipelines(args, args.device, dtype))
     results["heads"] = benchmark_heads(args, args.device, dtype)
+    results["large_images"] = benchmark_large_images(args, args.device, dtype)
     print_report(results)
     if args.json_path:
         with open(args.json_path, "w") as file:

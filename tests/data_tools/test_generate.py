@@ -169,3 +169,13 @@ def test_flux_checkpoints_with_another_vae_config_load_their_own_unless_forced(c
     assert dev.text_encoder is not schnell.text_encoder
     schnell, dev = load_flux_pair(folders, "always")
     assert dev.vae is schnell.vae
+
+
+def test_random_weights_runs_are_labelled_as_such():
+    from data_tools.generate import parse_args
+
+    config, _ = parse_args(["--out", "unused", "--num-pairs", "1", "--random-weights"])
+    assert config.random_weights and config.profile == "flux"
+    assert config.schnell_model == "random-weights/FLUX.1-schnell" and config.dev_model == "random-weights/FLUX.1-dev"
+    config, _ = parse_args(["--out", "unused", "--num-pairs", "1"])
+    assert not config.random_weights and config.schnell_model == "black-forest-labs/FLUX.1-schnell"
