@@ -199,7 +199,7 @@ def benchmark_large_images(args, device, dtype) -> list[dict]:
     for size in args.large_image_sizes:
         image = Image.effect_noise((size, size), 64).convert("RGB")
         for tile_size in (args.tile_size, size):  # tiled, then one tile holding the whole image
-            portrait = PortraitPipeline(refiner, device=device, dtype=dtype, tile_size=tile_size)
+            portrait = PortraitPipeline(refiner, device=device, dtype=dtype, tile_size=tile_size, tile_overlap=min(64, tile_size // 4))
             with PeakMemory(device) as memory:
                 synchronize(device)
                 start = time.perf_counter()

@@ -37,7 +37,10 @@ def test_tiny_benchmark_reports_every_stage_saving_and_head(tmp_path):
 
 
 def test_heads_only_compares_the_head_with_the_plain_baseline_at_each_resolution():
-    results = main(["--heads-only", "--refiner-resolutions", "32", "48", "--warmup", "0", "--repeats", "2"])
+    results = main(["--heads-only", "--refiner-resolutions", "32", "48", "--warmup", "0", "--repeats", "2",
+                    "--large-image-sizes", "160", "--tile-size", "64"])
+    assert [(row["size"], row["tile_size"], row["tiled"]) for row in results["large_images"]] == [(160, 64, True), (160, 160, False)]
+    assert all(row["seconds"] > 0 and row["peak_memory_gb"] >= 0 for row in results["large_images"])
     assert "pipelines" not in results
     assert [(head["name"], head["resolution"]) for head in results["heads"]] == [
         ("refiner", 32), ("plain_full_resolution", 32), ("refiner", 48), ("plain_full_resolution", 48)
