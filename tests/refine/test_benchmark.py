@@ -70,3 +70,8 @@ def test_random_weights_build_the_published_full_size_configs_without_memory():
 def test_random_weights_need_the_flux_profile():
     finished = subprocess.run([sys.executable, "-m", "refine.benchmark", "--profile", "tiny", "--random-weights"], capture_output=True, text=True)
     assert finished.returncode == 2 and "--random-weights" in finished.stderr
+
+
+def test_compile_option_times_the_compiled_head():
+    results = main(["--heads-only", "--refiner-resolutions", "32", "--skip-baseline", "--compile", "--warmup", "1", "--repeats", "1"])
+    assert results["compile"] is True and results["heads"][0]["median_seconds"] > 0
