@@ -72,7 +72,7 @@ def show_input_errors(handler):
 
 
 def generation_seconds(prompt, seed, width, height, steps, strength) -> int:
-    """ZeroGPU reservation for one generation: about a second per megapixel-step, plus the refiner."""
+    """ZeroGPU reservation in seconds: 1.5 s per megapixel-step (about 10x the H200 cost) plus 10 s."""
     return int(10 + 1.5 * steps * width * height / 1024**2)
 
 

@@ -30,12 +30,11 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from refine.model import RefinerConfig, RefinerUNet
-from refine.pipeline import PortraitPipeline, StageTimer, load_refiner, run_flux
+from refine.pipeline import STAGES, PortraitPipeline, StageTimer, load_refiner, run_flux
 
 # The paper-style baseline: every convolution at full resolution, 3.5M parameters.
 PLAIN_FULL_RESOLUTION = RefinerConfig(downscale_factor=1, channels=(35, 70, 140, 280), blocks_per_level=1)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-STAGES = ("text_encoding", "denoising", "decoding", "refining")
 PROMPT = "Close-up portrait of an elderly fisherman, soft window light, 85mm lens"  # fits CLIP's 77 tokens
 
 
