@@ -48,7 +48,7 @@ class TrainingConfig:
     lr: float = 5e-4
     max_steps: int = 2000  # optimizer steps
     seed: int = 0
-    grad_weight: float = 0.2  # GRAD(schnell, output): keep schnell's structure and sharpness
+    grad_weight: float = 0.1  # GRAD(schnell, output): keep schnell's structure; pulls sharpness towards schnell's
     lpips_weight: float = 1.0  # LPIPS(dev, output): look like dev
     l1_weight: float = 1.0  # L1(dev, output): match dev's colours and tones
     ema_decay: float = 0.0  # 0 turns EMA off; e.g. 0.999 keeps an exponential moving average of the weights
