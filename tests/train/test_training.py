@@ -144,3 +144,16 @@ def test_ema_streaming_and_bf16_options_run(photos, tmp_path):
                    cwd=REPOSITORY, check=True, capture_output=True, timeout=600)
     for name in ("streaming", "bf16"):
         assert RefinerUNet.from_pretrained(tmp_path / name).config.channels == (64, 128, 256)
+
+
+def test_a_dataset_without_test_split_trains_without_validation(photos, tmp_path):
+    import shutil
+
+    only_train = tmp_path / "only_train"
+    shutil.copytree(photos, only_train)
+    for shard in (only_train / "data").glob("test-*"):
+        shard.unlink()
+    output = tmp_path / "output"
+    metrics = train(["--dataset", str(only_train), "--output-dir", str(output), *QUICK, "--max-steps", "2",
+                     "--validation-steps", "1", "--report-to", "none"])
+    assert metrics == {} and (output / "model.safetensors").exists()
