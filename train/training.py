@@ -82,12 +82,28 @@ class StreamingCrops(IterableDataset):
             yield {"schnell": schnell, "dev": dev}
 
 
+def crop_size(config: TrainingConfig, first_row: dict) -> int:
+    """--resolution, or the images' shorter side (to a multiple of 16) when they are smaller.
+
+    Crops larger than the images would have to be upscaled, and the head would learn the look of
+    upscaled images instead of the images it will refine.
+    """
+    shorter_side = min(first_row["schnell"].size)
+    if shorter_side >= config.resolution:
+        return config.resolution
+    size = max(16, shorter_side // 16 * 16)
+    print(f"the images are {first_row['schnell'].size[0]}x{first_row['schnell'].size[1]}, smaller than --resolution {config.resolution}: crops of {size}")
+    return size
+
+
 def build_dataloader(config: TrainingConfig, args) -> DataLoader:
     if args.streaming:
-        rows = load_pairs(config.dataset, "train", streaming=True).shuffle(seed=config.seed, buffer_size=256)
-        return DataLoader(StreamingCrops(rows.repeat(None), config.resolution), batch_size=config.batch_size, collate_fn=collate)
+        rows = load_pairs(config.dataset, "train", streaming=True)
+        size = crop_size(config, next(iter(rows)))
+        rows = rows.shuffle(seed=config.seed, buffer_size=256)
+        return DataLoader(StreamingCrops(rows.repeat(None), size), batch_size=config.batch_size, collate_fn=collate)
     rows = load_pairs(config.dataset, "train")
-    rows.set_transform(crop_transform(config.resolution))
+    rows.set_transform(crop_transform(crop_size(config, rows[0])))
     return DataLoader(rows, batch_size=config.batch_size, shuffle=True, collate_fn=collate, num_workers=args.num_workers, drop_last=len(rows) >= config.batch_size)
 
 

@@ -157,3 +157,13 @@ def test_a_dataset_without_test_split_trains_without_validation(photos, tmp_path
     metrics = train(["--dataset", str(only_train), "--output-dir", str(output), *QUICK, "--max-steps", "2",
                      "--validation-steps", "1", "--report-to", "none"])
     assert metrics == {} and (output / "model.safetensors").exists()
+
+
+def test_crops_shrink_to_images_smaller_than_the_resolution(photos, tmp_path, capsys):
+    from train.training import TrainingConfig, crop_size
+
+    first = load_pairs(photos, "train")[0]
+    shorter = min(first["schnell"].size)
+    assert crop_size(TrainingConfig(resolution=64), first) == 64
+    assert crop_size(TrainingConfig(resolution=512), first) == shorter // 16 * 16
+    assert "smaller than --resolution 512" in capsys.readouterr().out
