@@ -75,3 +75,14 @@ def test_random_weights_need_the_flux_profile():
 def test_compile_option_times_the_compiled_head():
     results = main(["--heads-only", "--refiner-resolutions", "32", "--skip-baseline", "--compile", "--warmup", "1", "--repeats", "1"])
     assert results["compile"] is True and results["heads"][0]["median_seconds"] > 0
+
+
+def test_full_size_builders_create_parameters_on_the_device_in_the_dtype():
+    import torch
+
+    from refine.full_size import building_on
+
+    with building_on("cpu", torch.bfloat16):
+        layer = torch.nn.Linear(4, 4)
+    assert layer.weight.dtype == torch.bfloat16 and layer.weight.device.type == "cpu"
+    assert torch.get_default_dtype() == torch.float32  # restored afterwards
