@@ -72,6 +72,8 @@ def test_bad_uploads_get_a_clear_error_and_the_server_carries_on(client, bad_fil
 def test_unusual_uploads_are_refined_at_their_size(client, bad_files, name):
     before, after = client.predict(handle_file(str(bad_files[name])), 1.0, api_name="/refine")
     assert Image.open(after).size == expected_size(name, bad_files[name])
+    if name in ("rgba.png", "la.png"):  # transparency comes back untouched
+        assert Image.open(after).getchannel("A").tobytes() == Image.open(bad_files[name]).convert("RGBA").getchannel("A").tobytes()
 
 
 @pytest.mark.parametrize(
