@@ -32,6 +32,7 @@ from datasets import Dataset, Features, Image, Value, disable_progress_bars
 from tqdm.auto import tqdm
 
 from data_tools.prompts import sample_prompts
+from refine.pipeline import StageTimer, run_flux
 
 SCHNELL_MODEL = "black-forest-labs/FLUX.1-schnell"
 DEV_MODEL = "black-forest-labs/FLUX.1-dev"
@@ -236,27 +237,17 @@ def shared_components_match(schnell, dev_model: str) -> bool:
 def generate_batch(schnell, dev, pairs: list[Pair], config: GenerationConfig, device, dtype) -> tuple[list, list, float, float]:
     """Generate one batch of pairs from the same initial noise; returns images and seconds per model."""
     prompts = [pair.prompt for pair in pairs]
-    start = time.perf_counter()
-    embeds, pooled, _ = schnell.encode_prompt(prompt=prompts, prompt_2=None, device=device, max_sequence_length=config.schnell_max_sequence_length)
     # One CPU generator per row: a row's noise depends on its seed alone, not on the batch it is in.
     generators = [torch.Generator("cpu").manual_seed(pair.seed) for pair in pairs]
     latents, _ = schnell.prepare_latents(
-        len(pairs), schnell.transformer.config.in_channels // 4, config.height, config.width, embeds.dtype, device, generators
-    )  # (B, tokens, channels) packed noise
-    schnell_images = schnell(
-        prompt_embeds=embeds, pooled_prompt_embeds=pooled, latents=latents.clone(), width=config.width,
-        height=config.height, num_inference_steps=config.schnell_steps, guidance_scale=0.0,
-        max_sequence_length=config.schnell_max_sequence_length,
-    ).images
-    middle = time.perf_counter()
-    embeds, pooled, _ = dev.encode_prompt(prompt=prompts, prompt_2=None, device=device, max_sequence_length=config.dev_max_sequence_length)
-    dev_images = dev(
-        prompt_embeds=embeds, pooled_prompt_embeds=pooled, latents=latents.clone(), width=config.width,
-        height=config.height, num_inference_steps=config.dev_steps, guidance_scale=config.dev_guidance,
-        max_sequence_length=config.dev_max_sequence_length,
-    ).images  # output_type "pil" copies to the CPU, so the clock below sees finished GPU work
-    end = time.perf_counter()
-    return schnell_images, dev_images, middle - start, end - middle
+        len(pairs), schnell.transformer.config.in_channels // 4, config.height, config.width, dtype, device, generators
+    )  # (B, tokens, channels) packed noise, given to both models
+    schnell_timer, dev_timer = StageTimer(device), StageTimer(device)
+    schnell_images = run_flux(schnell, prompts, None, config.width, config.height, config.schnell_steps, 0.0,
+                              config.schnell_max_sequence_length, schnell_timer, latents=latents.clone())
+    dev_images = run_flux(dev, prompts, None, config.width, config.height, config.dev_steps, config.dev_guidance,
+                          config.dev_max_sequence_length, dev_timer, latents=latents.clone())
+    return schnell_images, dev_images, sum(schnell_timer.seconds.values()), sum(dev_timer.seconds.values())
 
 
 def check_resume_config(out_dir: Path, config: GenerationConfig):

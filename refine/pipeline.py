@@ -134,8 +134,12 @@ class StageTimer:
 
 
 def run_flux(flux, prompts: list[str], generator, width: int, height: int, steps: int, guidance_scale: float,
-             max_sequence_length: int, timer: StageTimer) -> list[Image.Image]:
-    """Text encoding, denoising and VAE decoding (to PIL images) of a FluxPipeline, each stage timed."""
+             max_sequence_length: int, timer: StageTimer, latents: torch.Tensor | None = None) -> list[Image.Image]:
+    """Text encoding, denoising and VAE decoding (to PIL images) of a FluxPipeline, each stage timed.
+
+    The starting noise comes from `generator`, or is given as packed `latents` (the dataset gives the
+    same noise to schnell and dev).
+    """
     with timer("text_encoding"):
         prompt_embeds, pooled_prompt_embeds, _ = flux.encode_prompt(
             prompt=prompts, prompt_2=None, device=timer.device, max_sequence_length=max_sequence_length
@@ -150,6 +154,7 @@ def run_flux(flux, prompts: list[str], generator, width: int, height: int, steps
             guidance_scale=guidance_scale,
             max_sequence_length=max_sequence_length,
             generator=generator,
+            latents=latents,
             output_type="latent",
             callback_on_step_end=timer.step_done,
         ).images
