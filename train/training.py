@@ -257,8 +257,8 @@ def training_function(config: TrainingConfig, args):
             accelerator.log({"loss": loss.item(), **{f"loss_{name}": value for name, value in terms.items()}, "images_per_second": rate}, step=progress.step)
             if args.checkpointing_steps and progress.step % args.checkpointing_steps == 0:
                 save_checkpoint(accelerator, checkpoint_dir, progress.step)
-            due = progress.step % args.validation_steps == 0 or progress.step == config.max_steps
-            if pairs and due and accelerator.is_main_process:  # one process measures; the others carry on
+            # One process measures; the others carry on. (No pairs when --validation-steps is 0.)
+            if pairs and accelerator.is_main_process and (progress.step % args.validation_steps == 0 or progress.step == config.max_steps):
                 metrics, grid = validate(ema.module if ema is not None else accelerator.unwrap_model(model), pairs, accelerator.device, validation_lpips)
                 accelerator.log({f"validation/{name}": value for name, value in metrics.items()}, step=progress.step)
                 log_grid(accelerator, grid, progress.step)
